@@ -1,0 +1,4 @@
+import type { RegisterCommands } from './context.js'
+
+/** Adds this module's commands to the program. */
+export const registerEmulatorCommand: RegisterCommands = (_program, _ctx) => {}

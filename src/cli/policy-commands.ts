@@ -1,0 +1,4 @@
+import type { RegisterCommands } from './context.js'
+
+/** Adds this module's commands to the program. */
+export const registerPolicyCommands: RegisterCommands = (_program, _ctx) => {}
