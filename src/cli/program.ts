@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerAuditCommands } from './audit-commands.js'
 import { type CliContext, type CliIO, CliUsageError, ExitCode } from './context.js'
+import { registerDemoCommand } from './demo-command.js'
 import { registerEmulatorCommand } from './emulator-command.js'
 import { registerPolicyCommands } from './policy-commands.js'
 
@@ -24,6 +25,7 @@ export function createProgram(ctx: CliContext): Command {
   registerPolicyCommands(program, ctx)
   registerAuditCommands(program, ctx)
   registerEmulatorCommand(program, ctx)
+  registerDemoCommand(program, ctx)
   return program
 }
 
