@@ -6,6 +6,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   policy: () => import('./policy.js'),
   exchange: () => import('./exchange.js'),
   audit: () => import('./audit.js'),
+  vault: () => import('./vault.js'),
 }
 
 const wanted = process.argv.slice(2)

@@ -20,6 +20,26 @@ export type ReasonCode =
   | 'scope_violation'
   | 'step_up_required'
   | 'permitted'
+  | VaultReasonCode
+
+/**
+ * Reason codes the vault records in audit entries about what happened after the decision;
+ * `validate()` never returns these.
+ */
+export type VaultReasonCode =
+  | 'rate_limited'
+  | 'step_up_approved'
+  | 'step_up_denied'
+  | 'step_up_expired'
+  | 'self_approval'
+  | 'approver_role'
+  | 'step_up_mismatch'
+  | 'step_up_used'
+  | 'step_up_unknown'
+  | 'approver_error'
+  | 'excess_scopes'
+  | 'upstream_error'
+  | 'internal_error'
 
 /** One line of the explanation of a decision. */
 export interface DecisionReason {

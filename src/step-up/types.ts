@@ -54,5 +54,15 @@ export interface ApprovalOptions {
  * ```
  */
 export interface Approver {
+  /**
+   * Who decides. `'maci'` (the default when absent): an identity acting in a MACI role, whose
+   * role must be allowed by `step_up.approvers`. `'resource_owner'`: the end user whose connected
+   * account the token comes from (Auth0 CIBA); `step_up.approvers` does not apply, the
+   * self-approval rule still does.
+   */
+  readonly kind?: ApproverKind | undefined
   requestApproval(req: StepUpRequest, options?: ApprovalOptions): Promise<StepUpDecision>
 }
+
+/** See {@link Approver.kind}. */
+export type ApproverKind = 'maci' | 'resource_owner'

@@ -34,6 +34,10 @@ export interface TokenVaultResponse {
   /** True when served from the token cache. */
   cached: boolean
   validation: PolicyValidationResult
+  /** Returned scopes the role may not hold here, released because `excess_scopes: audit` (or shadow mode). */
+  excessScopes?: readonly string[] | undefined
+  /** The step-up whose approval this release used. */
+  stepUpId?: string | undefined
 }
 
 /** Step-up settings of the vault. */
