@@ -5,6 +5,55 @@
  * @packageDocumentation
  */
 
+// audit log (section owned by the audit module)
+export {
+  type AuditCheckpoint,
+  type AuditEntryInput,
+  type AuditHead,
+  type AuditOpenOptions,
+  type AuditOutcome,
+  type AuditProblem,
+  type AuditQuery,
+  type AuditVerifyOptions,
+  type AuditVerifyResult,
+  checkpointPayload,
+  fingerprintToken,
+  parseAuditUrl,
+  type RepairResult,
+  repairTornTail,
+  type TokenAccessAuditEntry,
+  TokenAuditLog,
+  type TokenAuditLogLike,
+} from './audit/index.js'
+// auth0 protocol layer (section owned by the auth0 module)
+export {
+  Auth0Config,
+  type Auth0Options,
+  type CibaAuthorization,
+  type CibaAuthorizeParams,
+  CibaClient,
+  type CibaDecision,
+  type CibaPollOptions,
+  type CibaPollResult,
+  type ClientAuthMethod,
+  type ProcessExchangeOptions,
+  processTokenVaultExchangeResponse,
+  resolveAuth0Config,
+  TokenVaultClient,
+  type TokenVaultClientOptions,
+  type TokenVaultExchangeParams,
+  type TokenVaultExchangeResult,
+} from './auth0/index.js'
+// constitution + policy (section owned by the policy module)
+export {
+  type Constitution,
+  type ConstitutionIssueCode,
+  constitutionFromObject,
+  type ParsedConstitution,
+  type ParseOptions,
+  parseConstitution,
+  readConstitution,
+} from './constitution/index.js'
 // errors
 export {
   AgentContextMissingError,
@@ -29,13 +78,66 @@ export {
   type TokenVaultExchangeErrorDetails,
   TokenVaultGovernanceError,
 } from './errors.js'
-
-// constitution + policy (section owned by the policy module)
-
-// auth0 protocol layer (section owned by the auth0 module)
-
-// audit log (section owned by the audit module)
-
-// vault + step-up (section owned by the vault module)
-
 // integrations (section owned by the integrations module)
+export {
+  type AgentContext,
+  type AgentIdentity,
+  type ConstitutionalWrapper,
+  type GovernanceResolvers,
+  type GovernedFunction,
+  getTokenVaultCredentials,
+  type MaybePromise,
+  type PolicyOrVault,
+  runAsAgent,
+  type SubjectToken,
+  type TokenVaultCredentials,
+  type TokenVaultLike,
+  type WithConstitutionalTokenVaultOptions,
+  withConstitutionalTokenVault,
+} from './integrations/index.js'
+// constitution + policy, continued (section owned by the policy module)
+export {
+  computePolicyDigest,
+  type Decision,
+  type DecisionReason,
+  type ExcessScopesMode,
+  isValidScope,
+  MACIScopePolicy,
+  type PolicyMode,
+  type PolicyValidationResult,
+  type ReasonCode,
+  type ScopeRule,
+  type StepUpSettings,
+  type TokenScopeRequest,
+} from './policy/index.js'
+// vault + step-up (section owned by the vault module)
+export {
+  type ApprovalCallback,
+  type ApprovalOptions,
+  type Approver,
+  type ApproverIdentity,
+  type ApproverKind,
+  BINDING_MESSAGE_MAX,
+  buildBindingMessage,
+  CallbackApprover,
+  type CallbackApproverOptions,
+  CibaApprover,
+  type CibaApproverOptions,
+  EXPIRED_BY,
+  PendingApprovals,
+  type PendingApprovalsOptions,
+  type PendingStepUp,
+  type PendingStepUpCancelled,
+  type PendingStepUpDecided,
+  type StepUpDecision,
+  type StepUpRequest,
+  sanitizeBindingMessage,
+} from './step-up/index.js'
+export {
+  ConstitutionalTokenVault,
+  type ConstitutionalTokenVaultOptions,
+  type InvalidateFilter,
+  type StepUpOptions,
+  type TokenVaultRequest,
+  type TokenVaultResponse,
+} from './vault/index.js'
