@@ -87,6 +87,8 @@ export interface AuditQuery {
   /** ISO 8601 or Date: entries at or before. */
   until?: string | Date | undefined
   limit?: number | undefined
+  /** Only entries with a greater `seq` (for following a log). */
+  afterSeq?: number | undefined
 }
 
 /** The last entry's sequence number and hash (`{ seq: 0, hash: '0'.repeat(64) }` when empty). */
