@@ -26,7 +26,7 @@ export type ErrorCode =
 
 /** Options every error constructor takes. */
 export interface GovernanceErrorOptions {
-  /** The underlying error. Foreign errors are reduced to their name and code (see {@link sanitizeCause}). */
+  /** The underlying error. Foreign errors are reduced to their name and code, so that no upstream text rides along. */
   cause?: unknown
 }
 

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 
-// audit log (section owned by the audit module)
+// audit log
 export {
   type AuditCheckpoint,
   type AuditEntryInput,
@@ -25,9 +25,10 @@ export {
   TokenAuditLog,
   type TokenAuditLogLike,
 } from './audit/index.js'
-// auth0 protocol layer (section owned by the auth0 module)
+// auth0 protocol layer
 export {
   Auth0Config,
+  type Auth0ConfigInit,
   type Auth0Options,
   type CibaAuthorization,
   type CibaAuthorizeParams,
@@ -44,7 +45,7 @@ export {
   type TokenVaultExchangeParams,
   type TokenVaultExchangeResult,
 } from './auth0/index.js'
-// constitution + policy (section owned by the policy module)
+// constitution
 export {
   type Constitution,
   type ConstitutionIssueCode,
@@ -78,7 +79,7 @@ export {
   type TokenVaultExchangeErrorDetails,
   TokenVaultGovernanceError,
 } from './errors.js'
-// integrations (section owned by the integrations module)
+// integrations
 export {
   type AgentContext,
   type AgentIdentity,
@@ -95,7 +96,7 @@ export {
   type WithConstitutionalTokenVaultOptions,
   withConstitutionalTokenVault,
 } from './integrations/index.js'
-// constitution + policy, continued (section owned by the policy module)
+// policy
 export {
   computePolicyDigest,
   type Decision,
@@ -109,8 +110,9 @@ export {
   type ScopeRule,
   type StepUpSettings,
   type TokenScopeRequest,
+  type VaultReasonCode,
 } from './policy/index.js'
-// vault + step-up (section owned by the vault module)
+// step-up approval
 export {
   type ApprovalCallback,
   type ApprovalOptions,
@@ -133,6 +135,7 @@ export {
   type StepUpRequest,
   sanitizeBindingMessage,
 } from './step-up/index.js'
+// the governed exchange
 export {
   ConstitutionalTokenVault,
   type ConstitutionalTokenVaultOptions,

@@ -108,6 +108,10 @@ export type AuditProblem =
   | 'truncated'
   | 'bad_signature'
 
+/**
+ * What `verify()` found: `ok` with the number of entries and the head, or the first bad
+ * sequence number and what is wrong there.
+ */
 export interface AuditVerifyResult {
   ok: boolean
   /** Entries read. */

@@ -26,6 +26,7 @@ export type SubjectToken =
  * Anything with the vault's `exchange`: a {@link ConstitutionalTokenVault}, or a test double.
  */
 export interface TokenVaultLike {
+  /** The governed exchange: decides, audits, and returns a token or throws. */
   exchange(request: TokenVaultRequest): Promise<TokenVaultResponse>
 }
 
@@ -61,13 +62,22 @@ export interface WithConstitutionalTokenVaultOptions<Args extends readonly unkno
   toolName?: string | undefined
 }
 
-/** The governed form of `F`: same parameters and `this`, always asynchronous. */
+/**
+ * The governed form of `F`: same parameters and `this`, always asynchronous.
+ *
+ * @typeParam F - the wrapped function's type
+ */
 export type GovernedFunction<F extends (...args: never[]) => unknown> = (
   this: ThisParameterType<F>,
   ...args: Parameters<F>
 ) => Promise<Awaited<ReturnType<F>>>
 
-/** Wraps functions with one governed exchange per call. */
+/**
+ * Wraps functions with one governed exchange per call.
+ *
+ * @typeParam Args - the parameters the resolvers receive
+ * @typeParam F - the wrapped function's type
+ */
 export type ConstitutionalWrapper<Args extends readonly unknown[] = never[]> = <
   F extends (...args: Args) => unknown,
 >(
@@ -273,6 +283,11 @@ export function withConstitutionalTokenVault<Args extends readonly unknown[] = n
   policyOrVault: PolicyOrVault,
   options: WithConstitutionalTokenVaultOptions<Args>,
 ): ConstitutionalWrapper<Args>
+/**
+ * Wraps `fn` in one call: the same as `withConstitutionalTokenVault(policyOrVault, options)(fn)`.
+ *
+ * @typeParam F - the wrapped function's type
+ */
 export function withConstitutionalTokenVault<F extends (...args: never[]) => unknown>(
   policyOrVault: PolicyOrVault,
   options: WithConstitutionalTokenVaultOptions<Parameters<F>>,

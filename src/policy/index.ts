@@ -16,4 +16,5 @@ export type {
   ScopeRule,
   StepUpSettings,
   TokenScopeRequest,
+  VaultReasonCode,
 } from './types.js'

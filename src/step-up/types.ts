@@ -61,6 +61,7 @@ export interface Approver {
    * self-approval rule still does.
    */
   readonly kind?: ApproverKind | undefined
+  /** Asks for a decision on `req`; resolves when someone decides or the request expires. */
   requestApproval(req: StepUpRequest, options?: ApprovalOptions): Promise<StepUpDecision>
 }
 
