@@ -327,7 +327,8 @@ export async function withRetries<T>(
     )
     const signal = callerSignal ? AbortSignal.any([callerSignal, controller.signal]) : controller.signal
     try {
-      return await attempt(signal)
+      // A fetch that ignores its signal must not outlive the timeout: race the attempt against it.
+      return await untilAborted(attempt(signal), signal)
     } catch (err) {
       if (callerSignal?.aborted) throw transportFailure(op, 'aborted', callerSignal.reason)
       const answered = err instanceof TokenVaultExchangeError && err.status !== 0
@@ -354,6 +355,25 @@ export async function withRetries<T>(
       throw transportFailure(op, 'aborted', err)
     }
   }
+}
+
+/** Settles like `promise`, or rejects with the signal's reason as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(err)
+      },
+    )
+  })
 }
 
 /** @internal Non-enumerable slot on a failure carrying the server's wait hint in ms. */

@@ -152,6 +152,14 @@ describe('timeouts and aborts', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 
+  it('the timeout holds even against a fetch that ignores its signal', async () => {
+    const deaf = (() => new Promise<Response>(() => {})) as unknown as typeof globalThis.fetch
+    const p = failure(client(deaf, { timeoutMs: 500, maxRetries: 0 }).exchange(PARAMS))
+    await vi.advanceTimersByTimeAsync(500)
+    expect(await p).toMatchObject({ status: 0, error: 'timeout', retryable: true })
+    expect(vi.getTimerCount()).toBe(0)
+  })
+
   it('a successful call leaves no timer behind', async () => {
     const { fetch } = scripted(reply(200, OK))
     await client(fetch).exchange(PARAMS)
