@@ -15,6 +15,7 @@ import {
   expectNoSecrets,
   type Harness,
   harness,
+  RT_ALICE,
   read,
   rejection,
   write,
@@ -343,5 +344,35 @@ describe('step-up through Auth0 CIBA (emulator)', () => {
     expect((err as StepUpDeniedError).reason).toBe('denied')
     expect(h!.tokenRequests().filter((r) => r.grantType?.includes('federated'))).toEqual([])
     expect((await h!.entries()).map((e) => e.outcome)).toEqual(['step_up_initiated', 'step_up_denied'])
+  })
+})
+
+describe("an approver's free-text reason", () => {
+  it('is stored without a token it quotes (callback approver)', async () => {
+    const approver = new CallbackApprover(() => ({
+      approved: false,
+      approver: judge,
+      reason: `no, and here is the token ${RT_ALICE}`,
+      decidedAt: Date.now(),
+    }))
+    h = await harness({ vault: { stepUp: { approver } } })
+    const err = await rejection(h.vault.exchange({ ...write }))
+    expect(err).toBeInstanceOf(StepUpDeniedError)
+    const entries = await h.entries()
+    const denied = entries.find((e) => e.outcome === 'step_up_denied')
+    expect(denied?.reasons[0]?.message).toContain('[REDACTED]')
+    expect(JSON.stringify(entries)).not.toContain(RT_ALICE)
+    expectNoSecrets(entries)
+  })
+
+  it('is stored without a token it quotes (pending queue)', async () => {
+    const approvals = new PendingApprovals()
+    h = await harness({ vault: { stepUp: { approver: approvals, mode: 'interrupt' } } })
+    const err = (await rejection(h.vault.exchange({ ...write }))) as StepUpAuthRequiredError
+    approvals.deny(err.stepUpId, judge, `token ${RT_ALICE}\u0000`)
+    await rejection(h.vault.exchange({ ...write, stepUpId: err.stepUpId }))
+    const entries = await h.entries()
+    expect(JSON.stringify(entries)).not.toContain(RT_ALICE)
+    expect(JSON.stringify(entries)).not.toContain('\\u0000')
   })
 })

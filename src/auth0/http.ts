@@ -4,7 +4,7 @@
  */
 import * as oauth from 'oauth4webapi'
 import { TokenVaultExchangeError } from '../errors.js'
-import { redact } from '../lib/secret.js'
+import { sanitizeFreeText } from '../lib/secret.js'
 import { type Auth0Config, revealClientSecret } from './config.js'
 
 /** Largest response body read from Auth0; anything longer is refused unread. */
@@ -56,20 +56,12 @@ export function secretVariants(config: Auth0Config, extra: Iterable<string | und
   return [...out].sort((a, b) => b.length - a.length)
 }
 
-// A long run of token characters mixing letters and digits: a token, key or secret the client did
-// not send (and so cannot redact by value) that a server quotes back.
-const TOKEN_LIKE = /[A-Za-z0-9_\-+/=.~]{24,}/g
-const hasLetterAndDigit = (s: string) => /[A-Za-z]/.test(s) && /[0-9]/.test(s)
-
 /**
  * @internal Redacts the known secrets and anything token-like, then keeps printable ASCII only
  * and bounds the length.
  */
 export function sanitizeUpstreamText(text: string, secrets: readonly string[], max: number): string {
-  const clean = redact(text, secrets)
-    .replace(TOKEN_LIKE, (run) => (hasLetterAndDigit(run) ? '[REDACTED]' : run))
-    .replace(/[^\x20-\x7e]/g, '?')
-  return clean.length > max ? `${clean.slice(0, max - 3)}...` : clean
+  return sanitizeFreeText(text, secrets, max)
 }
 
 /**
@@ -328,7 +320,7 @@ export async function withRetries<T>(
     const signal = callerSignal ? AbortSignal.any([callerSignal, controller.signal]) : controller.signal
     try {
       // A fetch that ignores its signal must not outlive the timeout: race the attempt against it.
-      return await untilAborted(attempt(signal), signal)
+      return await raceAbort(attempt(signal), signal)
     } catch (err) {
       if (callerSignal?.aborted) throw transportFailure(op, 'aborted', callerSignal.reason)
       const answered = err instanceof TokenVaultExchangeError && err.status !== 0
@@ -355,25 +347,6 @@ export async function withRetries<T>(
       throw transportFailure(op, 'aborted', err)
     }
   }
-}
-
-/** Settles like `promise`, or rejects with the signal's reason as soon as `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(err)
-      },
-    )
-  })
 }
 
 /** @internal Non-enumerable slot on a failure carrying the server's wait hint in ms. */

@@ -35,6 +35,26 @@ export class Secret {
   }
 }
 
+// A long run of token characters mixing letters and digits: a token, key or secret that cannot be
+// redacted by value because this code never saw it (a server or an approver quoting one back).
+const TOKEN_LIKE = /[A-Za-z0-9_\-+/=.~]{24,}/g
+const LETTER = /[A-Za-z]/
+const DIGIT = /[0-9]/
+
+/** Replaces every long token-like run (24+ token characters mixing letters and digits) with `[REDACTED]`. */
+export function redactTokenLike(text: string): string {
+  return text.replace(TOKEN_LIKE, (run) => (LETTER.test(run) && DIGIT.test(run) ? '[REDACTED]' : run))
+}
+
+/**
+ * Makes free text from outside (an upstream answer, an approver's reason) safe to keep: the known
+ * secrets and anything token-like redacted, printable ASCII only, at most `max` characters.
+ */
+export function sanitizeFreeText(text: string, secrets: Iterable<string | undefined>, max: number): string {
+  const clean = redactTokenLike(redact(text, secrets)).replace(/[^\x20-\x7e]/g, '?')
+  return clean.length > max ? `${clean.slice(0, max - 3)}...` : clean
+}
+
 /**
  * Replaces every occurrence of each secret (of 4 or more characters) in `text` with
  * `[REDACTED]`. Used on text a server sends back, which may echo what it was sent.

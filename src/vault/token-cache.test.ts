@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hashSubject, TokenCache, tokenCacheKey } from './token-cache.js'
+import { cacheKeyOf, hashSubject, SubjectHashes, TokenCache, tokenCacheKey } from './token-cache.js'
 
 interface V {
   expiresAt: number
@@ -24,6 +24,25 @@ describe('tokenCacheKey', () => {
     expect(tokenCacheKey({ ...base, scopes: ['a'] }).key).not.toBe(k)
     expect(tokenCacheKey({ ...base, scopes: ['a b'] }).key).not.toBe(
       tokenCacheKey({ ...base, scopes: ['a', 'b'] }).key,
+    )
+  })
+
+  it('keeps parts apart whatever characters they hold', () => {
+    const h = hashSubject('refresh_token', 'rt_alice')
+    const keys = [
+      cacheKeyOf(h, 'github', undefined, ['a']),
+      cacheKeyOf(h, 'github', '', ['a']),
+      cacheKeyOf(h, 'github', '-', ['a']),
+      cacheKeyOf(h, 'github|1:a', undefined, []),
+      cacheKeyOf(h, 'github', '1:a', []),
+      cacheKeyOf(h, 'github', undefined, ['a|1:b']),
+      cacheKeyOf(h, 'github', undefined, ['a', 'b']),
+      cacheKeyOf(h, 'git', undefined, ['hub', 'a']),
+    ].map((k) => k.key)
+    expect(new Set(keys).size).toBe(keys.length)
+    // sorted input is used as is, unsorted or repeated input is normalized to the same key
+    expect(cacheKeyOf(h, 'c', undefined, ['b', 'a', 'b']).key).toBe(
+      cacheKeyOf(h, 'c', undefined, ['a', 'b']).key,
     )
   })
 
@@ -144,5 +163,44 @@ describe('TokenCache', () => {
     await expect(a).rejects.toThrow('caller gave up')
     release()
     expect((await b).value.n).toBe(1)
+  })
+})
+
+describe('SubjectHashes', () => {
+  it('answers exactly hashSubject, per token type, and stays bounded', () => {
+    const memo = new SubjectHashes(2)
+    expect(memo.hash('refresh_token', 'rt_alice')).toBe(hashSubject('refresh_token', 'rt_alice'))
+    expect(memo.hash('access_token', 'rt_alice')).toBe(hashSubject('access_token', 'rt_alice'))
+    expect(memo.hash('refresh_token', 'rt_alice')).not.toBe(memo.hash('access_token', 'rt_alice'))
+    for (const t of ['rt_bob', 'rt_carol', 'rt_dave', 'rt_alice']) {
+      expect(memo.hash('refresh_token', t)).toBe(hashSubject('refresh_token', t))
+    }
+    memo.delete('refresh_token', 'rt_alice')
+    expect(memo.hash('refresh_token', 'rt_alice')).toBe(hashSubject('refresh_token', 'rt_alice'))
+    memo.clear()
+    expect(memo.hash('refresh_token', 'rt_bob')).toBe(hashSubject('refresh_token', 'rt_bob'))
+  })
+})
+
+describe('TokenCache LRU order', () => {
+  it('keeps exact LRU order when the newest entry is hit again or dropped', async () => {
+    const cache = new TokenCache<V>({ maxEntries: 2, now: () => 0 })
+    const k = (c: string) => tokenCacheKey({ ...base, connection: c })
+    const v = async () => ({ expiresAt: 3_600_000, n: 0 })
+    await cache.getOrLoad(k('a'), v)
+    await cache.getOrLoad(k('b'), v)
+    expect(cache.get(k('b'))).toBeDefined() // already the newest: order unchanged
+    expect(cache.get(k('a'))).toBeDefined() // a becomes the newest
+    expect(cache.get(k('a'))).toBeDefined()
+    await cache.getOrLoad(k('c'), v) // evicts b
+    expect(cache.get(k('b'))).toBeUndefined()
+    expect(cache.invalidate({ connection: 'c' })).toBe(1) // drops the newest
+    await cache.getOrLoad(k('d'), v)
+    expect(cache.size).toBe(2)
+    expect(cache.get(k('a'))).toBeDefined()
+    await cache.getOrLoad(k('e'), v) // evicts d, the least recently used
+    expect(cache.get(k('d'))).toBeUndefined()
+    expect(cache.get(k('a'))).toBeDefined()
+    expect(cache.get(k('e'))).toBeDefined()
   })
 })
