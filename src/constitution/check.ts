@@ -5,7 +5,9 @@
 import type { z } from 'zod'
 import type { ConstitutionIssue } from '../errors.js'
 import type { ScopeRule, StepUpSettings } from '../policy/types.js'
+import { fastNormalize } from './fast-check.js'
 import { isStandardRole, isValidAgentId, isValidConnectionName, isValidRoleName, quote } from './names.js'
+import { markNormalized } from './normalized.js'
 import {
   BODY_KEYS,
   type ConstitutionBody,
@@ -129,8 +131,27 @@ class Collector {
 /**
  * Checks an untrusted value and, when it has no error, returns the normalized constitution.
  * The value is the whole document: either `{ token_vault: {...} }` or the bare mapping.
+ * `owned`: the value was just parsed from text and nothing else refers to it, so its lists may be
+ * frozen and reused in the result.
  */
-export function checkConstitution(root: unknown, source: string, locate: Locator): CheckResult {
+export function checkConstitution(
+  root: unknown,
+  source: string,
+  locate: Locator,
+  owned = false,
+): CheckResult {
+  const fast = fastNormalizeOrUndefined(root, owned)
+  if (fast !== undefined) return { constitution: fast, errors: [], warnings: [] }
+  return checkConstitutionFully(root, source, locate)
+}
+
+/**
+ * The definition of every issue: the zod schema, then names and cross-references, then
+ * normalization. {@link checkConstitution} only skips it for a value without any issue.
+ *
+ * @internal
+ */
+export function checkConstitutionFully(root: unknown, source: string, locate: Locator): CheckResult {
   const out = new Collector(source, locate)
   if (!isPlainObject(root)) {
     out.error(
@@ -175,6 +196,15 @@ export function checkConstitution(root: unknown, source: string, locate: Locator
     return { constitution: undefined, ...out }
   }
   return { constitution: normalize(parsed.data), ...out }
+}
+
+/** A value that throws while being read (a getter, a proxy) gets the full check, which reports it. */
+function fastNormalizeOrUndefined(root: unknown, owned: boolean): Constitution | undefined {
+  try {
+    return fastNormalize(root, owned)
+  } catch {
+    return undefined
+  }
 }
 
 function reportZodIssue(out: Collector, issue: z.core.$ZodIssue, body: unknown, prefix: DocPath): void {
@@ -422,12 +452,14 @@ function normalize(body: ConstitutionBody): Constitution {
       ...(body.step_up.timeout_seconds !== undefined ? { timeoutSeconds: body.step_up.timeout_seconds } : {}),
     })
   }
-  return Object.freeze({
-    constitutionalHash: body.constitutional_hash,
-    mode: body.mode ?? 'enforce',
-    excessScopes: body.excess_scopes ?? 'deny',
-    ...(agents ? { agents: Object.freeze(agents) } : {}),
-    ...(stepUp ? { stepUp } : {}),
-    connections: Object.freeze(connections),
-  })
+  return markNormalized(
+    Object.freeze({
+      constitutionalHash: body.constitutional_hash,
+      mode: body.mode ?? 'enforce',
+      excessScopes: body.excess_scopes ?? 'deny',
+      ...(agents ? { agents: Object.freeze(agents) } : {}),
+      ...(stepUp ? { stepUp } : {}),
+      connections: Object.freeze(connections),
+    }),
+  )
 }

@@ -18,6 +18,7 @@ import {
 import { ConstitutionError, type ConstitutionIssue } from '../errors.js'
 import { type CheckResult, checkConstitution, type DocPath, type Locator } from './check.js'
 import { findExcessiveNesting } from './depth.js'
+import { loadPlainYaml } from './fast-yaml.js'
 import type { ParsedConstitution, ParseOptions } from './types.js'
 
 /** The default size limit: 4 MiB of UTF-8. */
@@ -34,6 +35,9 @@ const DEFAULT_SOURCE = '<string>'
 /** Characters YAML 1.2 does not allow in a stream (§5.1), plus unpaired surrogates. */
 const NON_PRINTABLE =
   /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** A superset of {@link NON_PRINTABLE} (every surrogate, U+0085): nothing matches, nothing to report. */
+const MAYBE_NON_PRINTABLE = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\uD800-\uDFFF\uFFFE\uFFFF]/
 
 /** @internal */
 export function resolveMaxBytes(options: ParseOptions | undefined): number {
@@ -102,7 +106,8 @@ export function parseConstitution(
     throw new ConstitutionError([tooLarge(Buffer.byteLength(text, 'utf8'), maxBytes, source)])
   }
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
-  const bad = NON_PRINTABLE.exec(body)
+  // one character class first: a long text is almost always clean, and this test is much faster
+  const bad = MAYBE_NON_PRINTABLE.test(body) ? NON_PRINTABLE.exec(body) : null
   if (bad) {
     const { line, column } = lineColumn(body, bad.index)
     const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')
@@ -130,9 +135,18 @@ export function parseConstitution(
     ])
   }
 
-  const fast = loadCleanJson(body, source)
+  const fast = loadCleanJson(body, source) ?? loadPlain(body, source)
   if (fast) return fast
+  return parseWithPositions(body, source)
+}
 
+/**
+ * The `yaml` parser path, which every error and warning comes from: the text has passed the size,
+ * character and depth checks, and has no byte order mark.
+ *
+ * @internal
+ */
+export function parseWithPositions(body: string, source: string): ParsedConstitution {
   const lineCounter = new LineCounter()
   const doc = parseDocument(body, {
     lineCounter,
@@ -225,7 +239,7 @@ export function parseConstitution(
   }
 
   const locate: Locator = (path, part) => position(findOffset(doc.contents, path, part, doc))
-  const result: CheckResult = checkConstitution(value, source, locate)
+  const result: CheckResult = checkConstitution(value, source, locate, true)
   const all = sortIssues([...errors, ...result.errors])
   if (all.length > 0 || !result.constitution) throw new ConstitutionError(all)
   const warnings = sortIssues([
@@ -254,7 +268,19 @@ function loadCleanJson(body: string, source: string): ParsedConstitution | undef
     return undefined
   }
   if (countJsonKeys(body) !== countParsedKeys(value)) return undefined
-  const result = checkConstitution(value, source, () => ({ line: 0, column: 0 }))
+  const result = checkConstitution(value, source, () => ({ line: 0, column: 0 }), true)
+  if (!result.constitution || result.errors.length > 0 || result.warnings.length > 0) return undefined
+  return Object.freeze({ constitution: result.constitution, warnings: Object.freeze([]), source })
+}
+
+/**
+ * @internal The `js-yaml` fast path (see `fast-yaml.ts`): used only when it accepts the text and checking
+ * the value finds no issue at all; otherwise the `yaml` parser runs and reports with positions.
+ */
+export function loadPlain(body: string, source: string): ParsedConstitution | undefined {
+  const loaded = loadPlainYaml(body)
+  if (loaded === undefined) return undefined
+  const result = checkConstitution(loaded.value, source, () => ({ line: 0, column: 0 }), true)
   if (!result.constitution || result.errors.length > 0 || result.warnings.length > 0) return undefined
   return Object.freeze({ constitution: result.constitution, warnings: Object.freeze([]), source })
 }
