@@ -3,20 +3,24 @@
  * injected faults (429, 503, latency, connection resets) and an SQLite audit log, then checks that
  * nothing was lost: every released token has exactly one `granted` entry per release, every
  * failure has its `error` entry, the chain verifies, no promise rejection went unhandled, and
- * resident memory stayed bounded.
+ * resident memory stayed bounded. The emulator runs in a child process by default, so that the
+ * memory and event-loop figures are those of the governing process alone.
  *
  *   npm run load                                   # 10,000 exchanges at concurrency 200, 5 % faults
  *   npm run load -- --exchanges 2000 --concurrency 50 --fault-rate 0.1 --json
  */
+
+import { fork } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { fingerprintToken } from '../src/audit/fingerprint.js'
 import {
   type EmulatorFault,
+  type EmulatorOptions,
   type EmulatorUser,
   startTokenVaultEmulator,
   type TokenVaultEmulator,
@@ -31,6 +35,8 @@ import {
 
 /** Options of {@link runLoad}. */
 export interface LoadOptions {
+  /** Run the emulator in a child process (what the figures should measure). @defaultValue true */
+  emulatorProcess?: boolean
   /** @defaultValue `10_000` */
   exchanges?: number
   /** @defaultValue `200` */
@@ -119,6 +125,57 @@ function constitution(): string {
 }
 
 /** Runs the load and checks it; never throws for a failed check (see `ok`). */
+interface LoadEmulator {
+  url: string
+  inject(fault: EmulatorFault): void
+  requestCount(): Promise<number>
+  close(): Promise<void>
+}
+
+function inProcess(emulator: TokenVaultEmulator): LoadEmulator {
+  return {
+    url: emulator.url,
+    inject: (fault) => emulator.inject(fault),
+    requestCount: async () => emulator.requests.length,
+    close: () => emulator.close(),
+  }
+}
+
+async function childProcess(options: EmulatorOptions): Promise<LoadEmulator> {
+  const script = fileURLToPath(new URL('./emulator-process.ts', import.meta.url))
+  const child = fork(script, [], {
+    execArgv: ['--import', import.meta.resolve('tsx')],
+    env: { ...process.env, ACGS_EMULATOR_OPTIONS: JSON.stringify(options) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m: { url?: string }) => (m.url ? resolve(m.url) : reject(new Error('no url'))))
+    child.once('exit', (code) => reject(new Error(`emulator process exited with ${code}`)))
+  })
+  let asked = 0
+  return {
+    url,
+    inject: (fault) => child.send({ inject: fault }),
+    requestCount: () =>
+      new Promise((resolve) => {
+        const id = ++asked
+        const onMessage = (m: { id?: number; requests?: number }) => {
+          if (m.id !== id) return
+          child.off('message', onMessage)
+          resolve(m.requests ?? 0)
+        }
+        child.on('message', onMessage)
+        child.send({ count: id })
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.send({ close: true })
+      }),
+  }
+}
+
 export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
   const exchanges = options.exchanges ?? 10_000
   const concurrency = options.concurrency ?? 200
@@ -140,15 +197,19 @@ export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
     refreshToken: `load-rt-${i}-${Math.floor(random() * 2 ** 48).toString(16)}`,
     connections: { github: [...SCOPES] },
   }))
-  let emulator: TokenVaultEmulator | undefined
+  let emulator: LoadEmulator | undefined
   let audit: TokenAuditLog | undefined
   let sampler: NodeJS.Timeout | undefined
   try {
-    emulator = await startTokenVaultEmulator({
+    const emulatorOptions: EmulatorOptions = {
       host: '127.0.0.1',
       clients: [{ clientId: 'load', clientSecret }],
       users,
-    })
+    }
+    emulator =
+      options.emulatorProcess === false
+        ? inProcess(await startTokenVaultEmulator(emulatorOptions))
+        : await childProcess(emulatorOptions)
     audit = await TokenAuditLog.open(`sqlite:${join(dir, 'audit.db')}`)
     const vault = new ConstitutionalTokenVault({
       policy: MACIScopePolicy.fromYamlString(constitution(), 'load.yaml'),
@@ -301,7 +362,7 @@ export async function runLoad(options: LoadOptions = {}): Promise<LoadReport> {
       failed,
       failures,
       faults: { injected, byKind, failedExchanges: failed },
-      upstreamRequests: emulator.requests.length,
+      upstreamRequests: await emulator.requestCount(),
       audit: {
         entries: entries.length,
         verified: verified.ok,
