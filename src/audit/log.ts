@@ -72,16 +72,34 @@ interface Pending {
 const defer: (fn: () => void) => void = globalThis.setImmediate.bind(globalThis)
 
 /**
- * Parses an audit URL: `memory:`, `jsonl:PATH` or `sqlite:PATH`.
+ * Parses an audit URL: `memory:`, `jsonl:PATH` or `sqlite:PATH`, where a `sqlite:` URL may end in
+ * `?synchronous=full` (the default: a commit has reached the disk) or `?synchronous=normal`
+ * (WAL + NORMAL: survives a crash of the process, but the last commits may be lost on power
+ * loss). Any other text after `?` is part of the path.
  *
- * @throws TypeError for any other form
+ * @throws TypeError for any other form, or a `?synchronous=` value other than these
+ * @example
+ * ```ts
+ * parseAuditUrl('sqlite:./audit.db?synchronous=normal')
+ * // { kind: 'sqlite', path: './audit.db', synchronous: 'normal' }
+ * ```
  */
-export function parseAuditUrl(url: string): { kind: 'memory' | 'jsonl' | 'sqlite'; path: string } {
+export function parseAuditUrl(url: string): {
+  kind: 'memory' | 'jsonl' | 'sqlite'
+  path: string
+  /** For `sqlite:` only. @defaultValue 'full' */
+  synchronous?: 'full' | 'normal'
+} {
   if (typeof url !== 'string') throw new TypeError('audit URL must be a string')
   if (url === 'memory:') return { kind: 'memory', path: '' }
   const m = /^(jsonl|sqlite):(.+)$/.exec(url)
   if (!m?.[1] || !m[2]) throw new TypeError('audit URL must be memory:, jsonl:PATH or sqlite:PATH')
-  return { kind: m[1] as 'jsonl' | 'sqlite', path: m[2] }
+  const knob = /^(.*)\?synchronous=([^?]*)$/.exec(m[2])
+  if (!knob) return m[1] === 'jsonl' ? { kind: 'jsonl', path: m[2] } : { kind: 'sqlite', path: m[2] }
+  if (m[1] !== 'sqlite') throw new TypeError('?synchronous= applies to sqlite: URLs only')
+  if (knob[2] !== 'full' && knob[2] !== 'normal') throw new TypeError('?synchronous= must be full or normal')
+  if (!knob[1]) throw new TypeError('audit URL must be memory:, jsonl:PATH or sqlite:PATH')
+  return { kind: 'sqlite', path: knob[1], synchronous: knob[2] }
 }
 
 function toIso(value: string | Date | undefined, name: string): string | undefined {
@@ -130,7 +148,8 @@ function normalizeQuery(q: AuditQuery): NormalizedQuery {
  * to update or delete an entry.
  *
  * Stores: `memory:` (an array), `jsonl:PATH` (one JCS entry per line; single writer),
- * `sqlite:PATH` (WAL, `synchronous = FULL`, indexed filter columns). The log's identity for
+ * `sqlite:PATH` (WAL, `synchronous = FULL`, indexed filter columns; `?synchronous=normal` trades
+ * the last commits before a power loss for speed, see {@link parseAuditUrl}). The log's identity for
  * checkpoints (`logId`) is a UUID stored in the SQLite database, the `id` of the first entry of a
  * JSONL file, or a UUID per `memory:` log.
  *
@@ -185,7 +204,7 @@ export class TokenAuditLog implements TokenAuditLogLike {
    * @throws TypeError for a malformed URL; {@link AuditWriteError} when the store cannot be opened
    */
   static async open(url: string, options: AuditOpenOptions = {}): Promise<TokenAuditLog> {
-    const { kind, path } = parseAuditUrl(url)
+    const { kind, path, synchronous } = parseAuditUrl(url)
     const readOnly = options.readOnly ?? false
     const maxBatch = options.maxBatch ?? 4096
     if (!Number.isSafeInteger(maxBatch) || maxBatch < 1)
@@ -195,7 +214,7 @@ export class TokenAuditLog implements TokenAuditLogLike {
         ? new MemoryStore()
         : kind === 'jsonl'
           ? await JsonlStore.open(path, readOnly)
-          : SqliteStore.open(path, readOnly)
+          : SqliteStore.open(path, readOnly, synchronous)
     try {
       return new TokenAuditLog(url, store, await store.tail(), options)
     } catch (err) {
@@ -415,6 +434,16 @@ export class TokenAuditLog implements TokenAuditLogLike {
       const segments = await this.#store.segments(this.#workers, this.#parallelMin)
       const fast = segments ? await verifySegments(segments, watchSeq) : null
       if (fast) return { ok: true, ...fast }
+    }
+    if (this.#store.scan) {
+      const fast = new ChainVerifier(watchSeq)
+      // Only proves a log intact; anything in doubt is walked again below and classified there.
+      // Row keys are implied: a SQLite scan only succeeds when they are exactly 1..n in order.
+      const scanned = await this.#store.scan((hash, body) => fast.pushRow(undefined, hash, body))
+      if (scanned) {
+        const { found, ...result } = fast.finish()
+        if (!found && result.ok) return { ...result, watchedHash: fast.watchedHash }
+      }
     }
     const v = new ChainVerifier(watchSeq)
     if (this.#store.rows) {

@@ -53,13 +53,15 @@ let ok = true
 if (segment.kind === 'sqlite') {
   const Database = require(segment.driver)
   const db = new Database(segment.path, { readonly: true, fileMustExist: true })
-  const rows = db.prepare('SELECT seq, hash, entry FROM audit_entries WHERE seq BETWEEN ? AND ? ORDER BY seq').raw(true)
+  // One text column per row. The keys are unique integers: n rows between from and to are
+  // exactly from..to, so with the first entry's seq equal to from, every key equals its seq.
+  const rows = db.prepare('SELECT hash || entry FROM audit_entries WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck(true)
   let n = 0
   for (const row of rows.iterate(segment.from, segment.to)) {
     n++
-    if (!check(row[2], row[1], row[0])) { ok = false; break }
+    if (!check(row.slice(64), row.slice(0, 64), undefined)) { ok = false; break }
   }
-  if (ok && n !== segment.to - segment.from + 1) ok = false
+  if (ok && (n !== segment.to - segment.from + 1 || firstSeq !== segment.from)) ok = false
   db.close()
 } else {
   const fd = fs.openSync(segment.path, 'r')
@@ -71,12 +73,16 @@ if (segment.kind === 'sqlite') {
     pos += n
     const cut = buf.lastIndexOf(10, n - 1)
     if (cut < 0) { carry += buf.toString('utf8', 0, n); continue }
-    const lines = (carry + buf.toString('utf8', 0, cut)).split('\\n')
+    // Line by line out of the chunk's text, so that each line's strings die young.
+    const text = carry + buf.toString('utf8', 0, cut)
     carry = buf.toString('utf8', cut + 1, n)
-    for (const line of lines) {
-      const i = line.indexOf(',"hash":"')
-      if (i < 0 || line.charCodeAt(i + 73) !== 34) { ok = false; break outer }
-      if (!check(line.slice(0, i) + line.slice(i + 74), line.slice(i + 9, i + 73))) { ok = false; break outer }
+    for (let from = 0; from <= text.length; ) {
+      let to = text.indexOf('\\n', from)
+      if (to < 0) to = text.length
+      const i = text.indexOf(',"hash":"', from)
+      if (i < 0 || i + 74 > to || text.charCodeAt(i + 73) !== 34) { ok = false; break outer }
+      if (!check(text.slice(from, i) + text.slice(i + 74, to), text.slice(i + 9, i + 73))) { ok = false; break outer }
+      from = to + 1
     }
   }
   if (carry !== '') ok = false

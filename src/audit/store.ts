@@ -27,6 +27,12 @@ export interface AuditStore {
   records(): AsyncIterable<readonly StoredRecord[]>
   /** Like `records()`, as `[rowSeq, hash, body]` rows straight from the driver (faster to verify). */
   rows?(): AsyncIterable<readonly (readonly [number, string, string])[]>
+  /**
+   * A faster `rows()` for verifying an intact log: `visit(hash, body)` per entry, in order, in
+   * one snapshot; false when the store's own keys are not 1..n (or `visit` stopped), so that the
+   * caller walks `rows()` instead and classifies what is wrong.
+   */
+  scan?(visit: (hash: string, body: string) => boolean): Promise<boolean>
   query(q: NormalizedQuery): Promise<TokenAccessAuditEntry[]>
   /**
    * Splits the stored entries into up to `count` parts of at least `minEntries` for parallel

@@ -56,6 +56,24 @@ export function checkTail(last: StoredRecord | undefined, before: StoredRecord |
   return { head: { seq: lastSeq, hash: last.hash }, problem: null }
 }
 
+/**
+ * Whether the JCS text holds `"seq":<expected>,"stepUpId"`. The seq key sits near the end of the
+ * text and only the top level has one (nested keys are code, message, scope, id, role), so the
+ * last `"seq":` is the field. Compares digits in place instead of building the expected text.
+ */
+function seqIs(body: string, expected: number): boolean {
+  const at = body.lastIndexOf('"seq":')
+  if (at < 0) return false
+  let i = at + 6
+  let value = 0
+  for (let c = body.charCodeAt(i); c >= 48 && c <= 57 && i < at + 22; c = body.charCodeAt(++i)) {
+    value = value * 10 + (c - 48)
+  }
+  return (
+    i > at + 6 && value === expected && body.charCodeAt(at + 6) !== 48 && body.startsWith(',"stepUpId"', i)
+  )
+}
+
 interface Found {
   problem: AuditProblem
   seq: number
@@ -116,14 +134,18 @@ export class ChainVerifier {
     this.#classify(rec, body, hash)
   }
 
-  /** {@link ChainVerifier.push} for a row already split into its key, hash and body. */
-  pushRow(rowSeq: number | undefined, hash: string, body: string): void {
+  /**
+   * {@link ChainVerifier.push} for a row already split into its key, hash and body. Returns
+   * whether the row extended the verified chain.
+   */
+  pushRow(rowSeq: number | undefined, hash: string, body: string): boolean {
     if (this.#found === undefined && this.#pendingBroken === undefined) {
       this.#count++
-      if (this.#advance(rowSeq, hash, body)) return
+      if (this.#advance(rowSeq, hash, body)) return true
       this.#count--
     }
     this.push(rowSeq === undefined ? { hash, body } : { rowSeq, hash, body })
+    return false
   }
 
   #advance(rowSeq: number | undefined, hash: string, body: string): boolean {
@@ -131,8 +153,7 @@ export class ChainVerifier {
     if (
       chainHash(this.#prev, body) !== hash ||
       (rowSeq !== undefined && rowSeq !== expected) ||
-      // The seq key sits near the end of the JCS text; only the top level has one.
-      !body.startsWith(`"seq":${expected},"stepUpId"`, body.lastIndexOf('"seq":'))
+      !seqIs(body, expected)
     ) {
       return false
     }

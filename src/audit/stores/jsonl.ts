@@ -144,6 +144,37 @@ export class JsonlStore implements AuditStore {
     if (carry !== '') yield [{ raw: carry, torn: true }]
   }
 
+  /**
+   * The verifier's fast path: `visit(hash, body)` per line without building a record for each.
+   * False on the first line that cannot be split, a torn tail, or when `visit` returns false.
+   */
+  async scan(visit: (hash: string, body: string) => boolean): Promise<boolean> {
+    const end = this.readOnly ? (await this.#fh.stat()).size : this.#size
+    let position = 0
+    let carry = ''
+    while (position < end) {
+      const buf = await this.#read(position, Math.min(READ_CHUNK, end - position))
+      if (buf.length === 0) break
+      position += buf.length
+      const cut = buf.lastIndexOf(NL)
+      if (cut < 0) {
+        carry += buf.toString('utf8')
+        continue
+      }
+      const text = carry + buf.toString('utf8', 0, cut)
+      carry = buf.toString('utf8', cut + 1)
+      let from = 0
+      while (from <= text.length) {
+        let to = text.indexOf('\n', from)
+        if (to < 0) to = text.length
+        const parts = splitLine(text.slice(from, to))
+        if (parts === null || !visit(parts.hash, parts.body)) return false
+        from = to + 1
+      }
+    }
+    return carry === ''
+  }
+
   async query(q: NormalizedQuery): Promise<TokenAccessAuditEntry[]> {
     const out = new NewestN(q.limit)
     for await (const chunk of this.records()) {
