@@ -275,7 +275,7 @@ export function formatDemoTable(report: DemoReport): string {
     s.connection,
     s.scopes.join(' '),
     s.cached ? `${s.outcome} (cached)` : s.outcome,
-    s.reason.length > 70 ? `${s.reason.slice(0, 67)}...` : s.reason,
+    s.reason.length > 100 ? `${s.reason.slice(0, 97)}...` : s.reason,
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const fmt = (r: string[]) =>
