@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -101,5 +101,35 @@ describe('acgs-auth0 demo', () => {
     expect(readFileSync(join(dir, 'demo.jsonl'), 'utf8').trim().split('\n')).toHaveLength(
       report.audit.entries,
     )
+  })
+})
+
+describe('acgs-auth0 demo: exit codes on bad input', () => {
+  it('exits 2 for a constitution it cannot read and 3 for one that does not load', () => {
+    const missing = cli(['demo', '--constitution', 'nope.yaml', '--audit', 'memory:'])
+    expect(missing.status).toBe(2)
+    expect(missing.stderr).toContain('cannot read nope.yaml')
+
+    writeFileSync(join(dir, 'bad.yaml'), 'token_vault:\n  constitutional_hash: "zz"\n')
+    const bad = cli(['demo', '--constitution', 'bad.yaml', '--audit', 'memory:', '--json'])
+    expect(bad.status).toBe(3)
+    const out = JSON.parse(bad.stdout) as { ok: boolean; issues: { code: string; line: number }[] }
+    expect(out.ok).toBe(false)
+    expect(out.issues).toContainEqual(expect.objectContaining({ code: 'invalid_hash', line: 2 }))
+  })
+
+  it('exits 2 for an audit store it cannot open and 4 for one that does not verify', () => {
+    const unopenable = cli(['demo', '--audit', join(dir, 'no-such-dir', 'a.db')])
+    expect(unopenable.status).toBe(2)
+    expect(unopenable.stderr).toContain('cannot use audit store')
+
+    const path = join(dir, 'tampered.jsonl')
+    expect(cli(['demo', '--audit', `jsonl:${path}`, '--json']).status).toBe(0)
+    const lines = readFileSync(path, 'utf8').split('\n')
+    lines[1] = (lines[1] as string).replace('"planner"', '"mallory"')
+    writeFileSync(path, lines.join('\n'))
+    const again = cli(['demo', '--audit', `jsonl:${path}`, '--json'])
+    expect(again.status).toBe(4)
+    expect(again.stderr).toContain('does not verify')
   })
 })

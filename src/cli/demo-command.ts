@@ -1,7 +1,10 @@
 import { resolve } from 'node:path'
 import { Option } from 'commander'
 import { formatDemoTable, runDemo } from '../demo/demo.js'
-import { ExitCode, printJson, type RegisterCommands } from './context.js'
+import { AuditIntegrityError, AuditWriteError } from '../errors.js'
+import { CliUsageError, ExitCode, printJson, type RegisterCommands } from './context.js'
+import { formatIssue, issueJson } from './format.js'
+import { loadPolicy } from './load.js'
 
 /** `acgs-auth0 demo`: the multi-agent story against a local emulator. */
 export const registerDemoCommand: RegisterCommands = (program, ctx) => {
@@ -15,6 +18,22 @@ export const registerDemoCommand: RegisterCommands = (program, ctx) => {
     .option('--json', 'print one machine-readable report instead of progress and a table')
     .action(async (opts: { audit: string; constitution?: string; json?: boolean }) => {
       const { io } = ctx
+      // A constitution the user names is checked first, with the exit codes of the policy
+      // commands: 2 when it cannot be read, 3 when it does not load.
+      if (opts.constitution !== undefined) {
+        const loaded = await loadPolicy(ctx, opts.constitution)
+        if (!loaded.ok) {
+          ctx.exitCode = ExitCode.INVALID_CONSTITUTION
+          const { issues } = loaded.error
+          if (opts.json) {
+            printJson(ctx, { ok: false, file: opts.constitution, issues: issues.map(issueJson) })
+          } else {
+            for (const issue of issues) io.stderr(`${formatIssue(issue)}\n`)
+            io.stderr(`${opts.constitution}: invalid constitution\n`)
+          }
+          return
+        }
+      }
       const controller = new AbortController()
       const onSignal = () => controller.abort()
       process.once('SIGINT', onSignal)
@@ -23,12 +42,27 @@ export const registerDemoCommand: RegisterCommands = (program, ctx) => {
         const audit = /^(memory|jsonl|sqlite):/.test(opts.audit)
           ? opts.audit
           : `sqlite:${resolve(io.cwd, opts.audit)}`
-        const report = await runDemo({
-          audit,
-          constitution: opts.constitution ? resolve(io.cwd, opts.constitution) : undefined,
-          progress: opts.json ? undefined : (l) => io.stdout(`${l}\n`),
-          signal: controller.signal,
-        })
+        let report: Awaited<ReturnType<typeof runDemo>>
+        try {
+          report = await runDemo({
+            audit,
+            constitution: opts.constitution ? resolve(io.cwd, opts.constitution) : undefined,
+            progress: opts.json ? undefined : (l) => io.stdout(`${l}\n`),
+            signal: controller.signal,
+          })
+        } catch (err) {
+          // An existing store that does not verify is not appended to: an integrity failure.
+          if (err instanceof AuditIntegrityError) {
+            io.stderr(`acgs-auth0: audit store ${opts.audit} does not verify: ${err.message}\n`)
+            ctx.exitCode = ExitCode.INTEGRITY
+            return
+          }
+          // A store that cannot be opened or a malformed store URL is the caller's to fix.
+          if (err instanceof AuditWriteError || err instanceof TypeError) {
+            throw new CliUsageError(`cannot use audit store ${opts.audit}: ${err.message}`)
+          }
+          throw err
+        }
         if (opts.json) {
           printJson(ctx, report)
         } else {
