@@ -1,10 +1,12 @@
 import { resolve } from 'node:path'
 import { Option } from 'commander'
-import { formatDemoTable, runDemo } from '../demo/demo.js'
+import { parseAuditUrl } from '../audit/index.js'
+import { type DemoReport, formatDemoTable, runDemo } from '../demo/demo.js'
 import { AuditIntegrityError, AuditWriteError } from '../errors.js'
+import type { MACIScopePolicy } from '../policy/index.js'
 import { CliUsageError, ExitCode, printJson, type RegisterCommands } from './context.js'
-import { formatIssue, issueJson } from './format.js'
 import { loadPolicy } from './load.js'
+import { reportInvalid } from './policy-commands.js'
 
 /** `acgs-auth0 demo`: the multi-agent story against a local emulator. */
 export const registerDemoCommand: RegisterCommands = (program, ctx) => {
@@ -20,19 +22,14 @@ export const registerDemoCommand: RegisterCommands = (program, ctx) => {
       const { io } = ctx
       // A constitution the user names is checked first, with the exit codes of the policy
       // commands: 2 when it cannot be read, 3 when it does not load.
+      let policy: MACIScopePolicy | undefined
       if (opts.constitution !== undefined) {
         const loaded = await loadPolicy(ctx, opts.constitution)
         if (!loaded.ok) {
-          ctx.exitCode = ExitCode.INVALID_CONSTITUTION
-          const { issues } = loaded.error
-          if (opts.json) {
-            printJson(ctx, { ok: false, file: opts.constitution, issues: issues.map(issueJson) })
-          } else {
-            for (const issue of issues) io.stderr(`${formatIssue(issue)}\n`)
-            io.stderr(`${opts.constitution}: invalid constitution\n`)
-          }
+          reportInvalid(ctx, opts, opts.constitution, loaded.error)
           return
         }
+        policy = loaded.policy
       }
       const controller = new AbortController()
       const onSignal = () => controller.abort()
@@ -42,11 +39,17 @@ export const registerDemoCommand: RegisterCommands = (program, ctx) => {
         const audit = /^(memory|jsonl|sqlite):/.test(opts.audit)
           ? opts.audit
           : `sqlite:${resolve(io.cwd, opts.audit)}`
-        let report: Awaited<ReturnType<typeof runDemo>>
+        try {
+          parseAuditUrl(audit)
+        } catch (err) {
+          throw new CliUsageError(`cannot use audit store ${opts.audit}: ${(err as Error).message}`)
+        }
+        let report: DemoReport
         try {
           report = await runDemo({
             audit,
             constitution: opts.constitution ? resolve(io.cwd, opts.constitution) : undefined,
+            policy,
             progress: opts.json ? undefined : (l) => io.stdout(`${l}\n`),
             signal: controller.signal,
           })
@@ -57,8 +60,8 @@ export const registerDemoCommand: RegisterCommands = (program, ctx) => {
             ctx.exitCode = ExitCode.INTEGRITY
             return
           }
-          // A store that cannot be opened or a malformed store URL is the caller's to fix.
-          if (err instanceof AuditWriteError || err instanceof TypeError) {
+          // A store that cannot be opened is the caller's to fix.
+          if (err instanceof AuditWriteError) {
             throw new CliUsageError(`cannot use audit store ${opts.audit}: ${err.message}`)
           }
           throw err

@@ -36,7 +36,12 @@ function withCommon(cmd: Command): Command {
 }
 
 /** Reports a constitution that did not load and sets exit code 3. */
-function reportInvalid(ctx: CliContext, opts: CommonOptions, file: string, error: ConstitutionError): void {
+export function reportInvalid(
+  ctx: CliContext,
+  opts: { json?: boolean | undefined },
+  file: string,
+  error: ConstitutionError,
+): void {
   ctx.exitCode = ExitCode.INVALID_CONSTITUTION
   if (opts.json) {
     printJson(ctx, { ok: false, file, issues: error.issues.map(issueJson) })

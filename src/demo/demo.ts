@@ -51,6 +51,8 @@ export interface DemoOptions {
   audit?: string | undefined
   /** The constitution to load. @defaultValue the package's `examples/constitution.yaml` */
   constitution?: string | undefined
+  /** The constitution, already loaded (from `constitution`, which then only names it). */
+  policy?: MACIScopePolicy | undefined
   /** Where to write the signed checkpoint and its public key; `null` skips the checkpoint. @defaultValue next to a file-based audit store */
   checkpointPrefix?: string | null | undefined
   /** Called with each progress line. @defaultValue no output */
@@ -95,7 +97,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const constitutionPath = options.constitution ?? defaultConstitutionPath()
   const signal = options.signal
 
-  const policy = await MACIScopePolicy.fromYaml(constitutionPath)
+  const policy = options.policy ?? (await MACIScopePolicy.fromYaml(constitutionPath))
   progress(
     `constitution ${constitutionPath}: ${policy.connections.length} connections, digest ${policy.policyDigest}`,
   )
