@@ -122,33 +122,11 @@ export class JsonlStore implements AuditStore {
     }
   }
 
-  async *records(): AsyncIterable<readonly StoredRecord[]> {
-    const end = this.readOnly ? (await this.#fh.stat()).size : this.#size
-    let position = 0
-    let carry = ''
-    while (position < end) {
-      const buf = await this.#read(position, Math.min(READ_CHUNK, end - position))
-      if (buf.length === 0) break
-      position += buf.length
-      const cut = buf.lastIndexOf(NL)
-      if (cut < 0) {
-        carry += buf.toString('utf8')
-        continue
-      }
-      const lines = (carry + buf.toString('utf8', 0, cut)).split('\n')
-      carry = buf.toString('utf8', cut + 1)
-      const out: StoredRecord[] = new Array(lines.length)
-      for (let i = 0; i < lines.length; i++) out[i] = toRecord(lines[i] as string)
-      yield out
-    }
-    if (carry !== '') yield [{ raw: carry, torn: true }]
-  }
-
   /**
-   * The verifier's fast path: `visit(hash, body)` per line without building a record for each.
-   * False on the first line that cannot be split, a torn tail, or when `visit` returns false.
+   * The file's whole lines, a read chunk at a time as one text (lines joined by `\n`), then the
+   * torn text after the last newline, if any.
    */
-  async scan(visit: (hash: string, body: string) => boolean): Promise<boolean> {
+  async *#chunks(): AsyncIterable<{ text: string; torn: boolean }> {
     const end = this.readOnly ? (await this.#fh.stat()).size : this.#size
     let position = 0
     let carry = ''
@@ -163,6 +141,31 @@ export class JsonlStore implements AuditStore {
       }
       const text = carry + buf.toString('utf8', 0, cut)
       carry = buf.toString('utf8', cut + 1)
+      yield { text, torn: false }
+    }
+    if (carry !== '') yield { text: carry, torn: true }
+  }
+
+  async *records(): AsyncIterable<readonly StoredRecord[]> {
+    for await (const { text, torn } of this.#chunks()) {
+      if (torn) {
+        yield [{ raw: text, torn: true }]
+        continue
+      }
+      const lines = text.split('\n')
+      const out: StoredRecord[] = new Array(lines.length)
+      for (let i = 0; i < lines.length; i++) out[i] = toRecord(lines[i] as string)
+      yield out
+    }
+  }
+
+  /**
+   * The verifier's fast path: `visit(hash, body)` per line without building a record for each.
+   * False on the first line that cannot be split, a torn tail, or when `visit` returns false.
+   */
+  async scan(visit: (hash: string, body: string) => boolean): Promise<boolean> {
+    for await (const { text, torn } of this.#chunks()) {
+      if (torn) return false
       let from = 0
       while (from <= text.length) {
         let to = text.indexOf('\n', from)
@@ -172,7 +175,7 @@ export class JsonlStore implements AuditStore {
         from = to + 1
       }
     }
-    return carry === ''
+    return true
   }
 
   async query(q: NormalizedQuery): Promise<TokenAccessAuditEntry[]> {
