@@ -2,15 +2,7 @@ import * as oauth from 'oauth4webapi'
 import { TokenVaultExchangeError } from '../errors.js'
 import { defineSecret } from '../lib/secret.js'
 import type { Auth0Config } from './config.js'
-import {
-  authorizationServer,
-  clientAuthentication,
-  invalidSuccess,
-  operation,
-  processResponse,
-  type RequestPolicy,
-  withRetries,
-} from './http.js'
+import { Auth0Endpoint, invalidSuccess, operation, processResponse, withRetries } from './http.js'
 import { requestPolicy, type TokenVaultClientOptions } from './token-vault-client.js'
 
 /** The CIBA grant type (OpenID Connect CIBA Core §10.1). */
@@ -88,26 +80,10 @@ export interface CibaPollOptions {
  * @see https://openid.net/specs/openid-client-initiated-backchannel-authentication-core-1_0.html
  */
 export class CibaClient {
-  readonly #config: Auth0Config
-  readonly #policy: RequestPolicy
-  readonly #as: oauth.AuthorizationServer
-  readonly #client: oauth.Client
-  readonly #auth: oauth.ClientAuth
+  readonly #ep: Auth0Endpoint
 
   constructor(config: Auth0Config, options: TokenVaultClientOptions = {}) {
-    this.#config = config
-    this.#policy = requestPolicy(options)
-    this.#as = authorizationServer(config)
-    this.#client = { client_id: config.clientId }
-    this.#auth = clientAuthentication(config)
-  }
-
-  #options(signal: AbortSignal) {
-    return {
-      signal,
-      [oauth.customFetch]: this.#policy.fetch ?? globalThis.fetch,
-      [oauth.allowInsecureRequests]: this.#config.insecure,
-    }
+    this.#ep = new Auth0Endpoint(config, requestPolicy(options))
   }
 
   /**
@@ -122,7 +98,7 @@ export class CibaClient {
     const scopes = ['openid', ...(params.scopes ?? []).filter((s) => s !== 'openid')]
     const form = new URLSearchParams({
       scope: scopes.join(' '),
-      login_hint: JSON.stringify({ format: 'iss_sub', iss: this.#config.issuer, sub: params.userId }),
+      login_hint: JSON.stringify({ format: 'iss_sub', iss: this.#ep.config.issuer, sub: params.userId }),
       binding_message: params.bindingMessage,
     })
     if (params.authorizationDetails)
@@ -131,22 +107,22 @@ export class CibaClient {
       form.set('requested_expiry', String(Math.floor(params.requestedExpirySeconds)))
     }
     if (params.audience) form.set('audience', params.audience)
-    const op = operation('CIBA authorization request', this.#config, [])
-    const policy = this.#policy
+    const op = operation('CIBA authorization request', this.#ep.config, [])
+    const policy = this.#ep.policy
     return withRetries(op, policy, params.signal, async (signal) => {
       const response = await oauth.backchannelAuthenticationRequest(
-        this.#as,
-        this.#client,
-        this.#auth,
+        this.#ep.as,
+        this.#ep.client,
+        this.#ep.auth,
         form,
-        this.#options(signal),
+        this.#ep.requestOptions(signal),
       )
       const now = policy.now()
       const { raw } = await processResponse(
         op,
         response,
         now,
-        (r) => oauth.processBackchannelAuthenticationResponse(this.#as, this.#client, r),
+        (r) => oauth.processBackchannelAuthenticationResponse(this.#ep.as, this.#ep.client, r),
         checkAuthorizeSuccess,
         signal,
       )
@@ -173,22 +149,22 @@ export class CibaClient {
     options: CibaPollOptions = {},
   ): Promise<CibaPollResult> {
     const authReqId = authorization.authReqId
-    const op = operation('CIBA token request', this.#config, [authReqId])
-    const policy = this.#policy
+    const op = operation('CIBA token request', this.#ep.config, [authReqId])
+    const policy = this.#ep.policy
     try {
       return await withRetries(op, policy, options.signal, async (signal) => {
         const response = await oauth.backchannelAuthenticationGrantRequest(
-          this.#as,
-          this.#client,
-          this.#auth,
+          this.#ep.as,
+          this.#ep.client,
+          this.#ep.auth,
           authReqId,
-          this.#options(signal),
+          this.#ep.requestOptions(signal),
         )
         const { value } = await processResponse(
           op,
           response,
           policy.now(),
-          (r) => oauth.processBackchannelAuthenticationGrantResponse(this.#as, this.#client, r),
+          (r) => oauth.processBackchannelAuthenticationGrantResponse(this.#ep.as, this.#ep.client, r),
           (raw) => (typeof raw.access_token === 'string' ? undefined : 'access_token is missing'),
           signal,
         )
@@ -232,7 +208,7 @@ export class CibaClient {
     options: CibaPollOptions = {},
   ): Promise<CibaDecision> {
     const { signal } = options
-    const now = this.#policy.now
+    const now = this.#ep.policy.now
     const deadline = Math.min(authorization.expiresAt, options.deadline ?? Number.POSITIVE_INFINITY)
     let intervalMs = Math.max(0, authorization.interval) * 1000
     for (;;) {
@@ -240,7 +216,7 @@ export class CibaClient {
       const remaining = deadline - now()
       if (remaining <= 0) return { status: 'expired', decidedAt: now() }
       try {
-        await this.#policy.sleep(Math.min(intervalMs, remaining), signal)
+        await this.#ep.policy.sleep(Math.min(intervalMs, remaining), signal)
       } catch {
         return { status: 'aborted', decidedAt: now() }
       }

@@ -277,6 +277,34 @@ export interface RequestPolicy {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>
 }
 
+/**
+ * @internal What each Auth0 client holds: the settings, the request policy, and oauth4webapi's
+ * descriptions of the server, the client and its authentication.
+ */
+export class Auth0Endpoint {
+  readonly as: oauth.AuthorizationServer
+  readonly client: oauth.Client
+  readonly auth: oauth.ClientAuth
+
+  constructor(
+    readonly config: Auth0Config,
+    readonly policy: RequestPolicy,
+  ) {
+    this.as = authorizationServer(config)
+    this.client = { client_id: config.clientId }
+    this.auth = clientAuthentication(config)
+  }
+
+  /** oauth4webapi's options for one attempt. */
+  requestOptions(signal: AbortSignal) {
+    return {
+      signal,
+      [oauth.customFetch]: this.policy.fetch ?? globalThis.fetch,
+      [oauth.allowInsecureRequests]: this.config.insecure,
+    }
+  }
+}
+
 /** @internal A pending abortable sleep on the global (fake-timer friendly) `setTimeout`. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -2,8 +2,8 @@ import * as oauth from 'oauth4webapi'
 import { defineSecret } from '../lib/secret.js'
 import type { Auth0Config } from './config.js'
 import {
+  Auth0Endpoint,
   authorizationServer,
-  clientAuthentication,
   type Operation,
   operation,
   processResponse,
@@ -176,23 +176,15 @@ async function processExchange(
  * @see https://www.rfc-editor.org/rfc/rfc8693
  */
 export class TokenVaultClient {
-  readonly #config: Auth0Config
-  readonly #policy: RequestPolicy
-  readonly #as: oauth.AuthorizationServer
-  readonly #client: oauth.Client
-  readonly #auth: oauth.ClientAuth
+  readonly #ep: Auth0Endpoint
 
   constructor(config: Auth0Config, options: TokenVaultClientOptions = {}) {
-    this.#config = config
-    this.#policy = requestPolicy(options)
-    this.#as = authorizationServer(config)
-    this.#client = { client_id: config.clientId }
-    this.#auth = clientAuthentication(config)
+    this.#ep = new Auth0Endpoint(config, requestPolicy(options))
   }
 
   /** The settings this client talks to (no secret). */
   get config(): Auth0Config {
-    return this.#config
+    return this.#ep.config
   }
 
   /**
@@ -219,23 +211,18 @@ export class TokenVaultClient {
     })
     if (scopes.length > 0) form.set('scope', scopes.join(' '))
     if (loginHint !== undefined && loginHint !== '') form.set('login_hint', loginHint)
-    const policy = this.#policy
-    const op = operation('Token Vault exchange', this.#config, [subjectToken])
+    const policy = this.#ep.policy
+    const op = operation('Token Vault exchange', this.#ep.config, [subjectToken])
     return withRetries(op, policy, signal, async (attemptSignal) => {
-      const fetchImpl = policy.fetch ?? globalThis.fetch
       const response = await oauth.genericTokenEndpointRequest(
-        this.#as,
-        this.#client,
-        this.#auth,
+        this.#ep.as,
+        this.#ep.client,
+        this.#ep.auth,
         TOKEN_VAULT_GRANT_TYPE,
         form,
-        {
-          signal: attemptSignal,
-          [oauth.customFetch]: fetchImpl,
-          [oauth.allowInsecureRequests]: this.#config.insecure,
-        },
+        this.#ep.requestOptions(attemptSignal),
       )
-      return processExchange(op, this.#as, this.#client, response, scopes, policy.now(), attemptSignal)
+      return processExchange(op, this.#ep.as, this.#ep.client, response, scopes, policy.now(), attemptSignal)
     })
   }
 }
